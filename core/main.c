@@ -144,11 +144,17 @@ static int daemon_setup(struct ivd_daemon *daemon, const char *config_path)
 		ivd_log_error("%s", daemon->plugin_diag.lines[i]);
 	build_backend_options(daemon);
 	ivd_config_check_unclaimed(config, is_backend_section, &daemon->plugins, &daemon->diag);
-	if (rc == 0 && daemon->diag.count == 0 && config->tts_backend && config->question_source) {
-		daemon->tts = create_selected(daemon, IVD_KIND_TTS, config->tts_backend,
-		                              config->tts_backend_line, "backend");
-		daemon->questions = create_selected(daemon, IVD_KIND_QUESTIONS, config->question_source,
-		                                    config->question_source_line, "source");
+	/* Name a missing backend even when other errors were found. */
+	bool creatable = rc == 0 && daemon->diag.count == 0;
+	if (config->tts_backend && config->question_source) {
+		if (creatable || !ivd_plugins_find(&daemon->plugins, IVD_KIND_TTS, config->tts_backend))
+			daemon->tts = create_selected(daemon, IVD_KIND_TTS, config->tts_backend,
+			                              config->tts_backend_line, "backend");
+		if (creatable || !ivd_plugins_find(&daemon->plugins, IVD_KIND_QUESTIONS,
+		                                   config->question_source))
+			daemon->questions =
+				create_selected(daemon, IVD_KIND_QUESTIONS, config->question_source,
+				                config->question_source_line, "source");
 	}
 	if (daemon->diag.count > 0 || !daemon->tts || !daemon->questions) {
 		ivd_diag_print(&daemon->diag, stderr);
