@@ -142,12 +142,19 @@ static bool check_descriptor(const struct ivd_plugin *desc, const char *path, st
 	return true;
 }
 
-static void unload_handle(void *handle)
+/* Unload a plugin and close the descriptor it was loaded through.  The descriptor stays open while
+ * the plugin is loaded: the dynamic loader knows the library by its "/proc/self/fd/N" name, and a
+ * reused descriptor number would make it hand back the old library for a different file. */
+static void unload_handle(void *handle, int fd)
 {
 #ifndef IVD_SANITIZE
-	dlclose(handle); /* sanitizer builds keep plugins mapped so reports can name their frames */
+	dlclose(handle);
+	close(fd);
 #else
+	/* Sanitizer builds keep plugins mapped (and so their descriptor's name taken) so reports can
+	 * name their frames. */
 	(void)handle;
+	(void)fd;
 #endif
 }
 
@@ -173,8 +180,8 @@ int ivd_plugins_load_file(struct ivd_plugin_registry *registry, const char *path
 	char fd_path[64];
 	snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", fd);
 	void *handle = dlopen(fd_path, RTLD_NOW | RTLD_LOCAL);
-	close(fd);
 	if (!handle) {
+		close(fd);
 		ivd_diag_add(diag, 0, "plugin '%s': cannot load: %s", path, dlerror());
 		return -1;
 	}
@@ -186,18 +193,18 @@ int ivd_plugins_load_file(struct ivd_plugin_registry *registry, const char *path
 		             "without IVD_PLUGIN_DECLARE() (fix: add IVD_PLUGIN_DECLARE(descriptor) and "
 		             "link with the plugin version script)",
 		             path, IVD_PLUGIN_ENTRY_SYMBOL);
-		unload_handle(handle);
+		unload_handle(handle, fd);
 		return -1;
 	}
 	const struct ivd_plugin *desc = entry();
 	if (!desc) {
 		ivd_diag_add(diag, 0, "plugin '%s': %s() returned NULL: refused", path,
 		             IVD_PLUGIN_ENTRY_SYMBOL);
-		unload_handle(handle);
+		unload_handle(handle, fd);
 		return -1;
 	}
 	if (!check_descriptor(desc, path, diag)) {
-		unload_handle(handle);
+		unload_handle(handle, fd);
 		return -1;
 	}
 	for (size_t i = 0; i < registry->n_plugins; i++) {
@@ -205,14 +212,14 @@ int ivd_plugins_load_file(struct ivd_plugin_registry *registry, const char *path
 			ivd_diag_add(diag, 0, "plugin '%s': a plugin named '%s' is already loaded from "
 			             "'%s': refused (fix: remove one of the two files)",
 			             path, desc->name, registry->plugins[i]->path);
-			unload_handle(handle);
+			unload_handle(handle, fd);
 			return -1;
 		}
 	}
 	/* Validate every backend before registering any. */
 	struct ivd_backend *found = calloc(desc->n_backends, sizeof *found);
 	if (!found) {
-		unload_handle(handle);
+		unload_handle(handle, fd);
 		return -1;
 	}
 	bool ok = true;
@@ -274,11 +281,11 @@ int ivd_plugins_load_file(struct ivd_plugin_registry *registry, const char *path
 			desc->fini();
 		free(plugin);
 		free(found);
-		unload_handle(handle);
+		unload_handle(handle, fd);
 		return -1;
 	}
 	*plugin = (struct ivd_loaded_plugin){
-		.path = path_copy, .handle = handle, .desc = desc, .initialized = desc->init != NULL};
+		.path = path_copy, .handle = handle, .fd = fd, .desc = desc, .initialized = desc->init != NULL};
 	registry->plugins[registry->n_plugins++] = plugin;
 	for (uint32_t b = 0; b < desc->n_backends; b++) {
 		found[b].plugin = plugin;
@@ -370,7 +377,7 @@ void ivd_plugins_unload(struct ivd_plugin_registry *registry)
 		struct ivd_loaded_plugin *plugin = registry->plugins[i];
 		if (plugin->initialized && plugin->desc->fini)
 			plugin->desc->fini();
-		unload_handle(plugin->handle);
+		unload_handle(plugin->handle, plugin->fd);
 		free(plugin->path);
 		free(plugin);
 	}

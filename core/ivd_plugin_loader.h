@@ -9,6 +9,7 @@
 struct ivd_loaded_plugin {
 	char *path;
 	void *handle;
+	int fd; /* the checked file the plugin was loaded through; open while it is loaded */
 	const struct ivd_plugin *desc;
 	bool initialized;
 };
