@@ -130,7 +130,7 @@ static bool parse_json(const struct ivd_host_api *api, const char *path, const c
                        struct question_bank *bank, struct ivd_error *err)
 {
 	const char *parse_end = NULL;
-	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &parse_end, true);
+	cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, &parse_end, true); /* + its NUL */
 	if (!root) {
 		size_t offset = parse_end && parse_end >= text ? (size_t)(parse_end - text) : 0;
 		api->error_set(err, IVD_ERRC_CONFIG, BANK_ERROR, "%s:%u: not valid JSON", path,
