@@ -39,6 +39,14 @@ void ivd_sink_free(struct ivd_audio_sink *sink)
 	free(sink);
 }
 
+uint64_t ivd_sink_bytes_delivered(struct ivd_audio_sink *sink)
+{
+	pthread_mutex_lock(&sink->session->lock);
+	uint64_t delivered = sink->bytes_out - sink->bytes_purged;
+	pthread_mutex_unlock(&sink->session->lock);
+	return delivered;
+}
+
 bool ivd_sink_cancelled(struct ivd_audio_sink *sink)
 {
 	return atomic_load(&sink->cancelled);
@@ -91,12 +99,12 @@ static bool queue_message(void *ctx, const uint8_t *data, size_t len)
 		session->out_head = msg;
 	session->out_tail = msg;
 	session->out_audio_bytes += len;
+	sink->bytes_out += len;
 	bool wake = !session->wake_pending;
 	session->wake_pending = true;
 	pthread_mutex_unlock(&session->lock);
 	if (!sink->first_byte_ns)
 		sink->first_byte_ns = monotonic_ns();
-	sink->bytes_out += len;
 	if (wake)
 		ivd_server_wake(session->server, session);
 	return true;

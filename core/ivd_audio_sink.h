@@ -19,7 +19,8 @@ struct ivd_audio_sink {
 	size_t buffer_bytes;       /* the session's audio bound */
 	struct ivd_audio_cutter cutter;
 	uint64_t bytes_in;         /* as written by the plugin */
-	uint64_t bytes_out;        /* as queued for the client */
+	uint64_t bytes_out;        /* as queued for the client (under the session lock) */
+	uint64_t bytes_purged;     /* queued, then dropped unsent by an interrupt (session lock) */
 	uint64_t first_byte_ns;    /* CLOCK_MONOTONIC when the first message was queued; 0: none */
 };
 
@@ -31,6 +32,8 @@ void ivd_sink_finish(struct ivd_audio_sink *sink);
 /* Loop thread: stop the synthesis; wakes a writer blocked on the full buffer or in sink_wait. */
 void ivd_sink_cancel(struct ivd_audio_sink *sink);
 void ivd_sink_free(struct ivd_audio_sink *sink);
+/* Audio bytes that reached (or are still queued for) the client: queued minus purged. */
+uint64_t ivd_sink_bytes_delivered(struct ivd_audio_sink *sink);
 
 /* The ABI's sink services (struct ivd_host_api). */
 int ivd_sink_format(struct ivd_audio_sink *sink, const char *mime_type, uint32_t sample_rate);

@@ -245,6 +245,7 @@ static void extract_core(struct ivd_config *config, struct ivd_diag *diag)
 	config->audio_chunk_bytes = (size_t)ivd_options_int(config->server, "audio_chunk_bytes");
 	config->allowed_origins = ivd_options_string(config->server, "allowed_origins");
 	config->plugin_dir = ivd_options_string(config->plugins, "directory");
+	config->plugin_dir_line = value_line(config->plugins, "directory");
 	config->tts_backend = ivd_options_string(config->tts, "backend");
 	config->tts_backend_line = value_line(config->tts, "backend");
 	config->question_source = ivd_options_string(config->questions, "source");

@@ -31,6 +31,7 @@ struct ivd_config {
 	size_t audio_chunk_bytes;
 	const char *allowed_origins;
 	const char *plugin_dir;
+	unsigned plugin_dir_line; /* 0: the default */
 	const char *tts_backend;
 	unsigned tts_backend_line;
 	const char *question_source;

@@ -111,9 +111,12 @@ static void purge_audio(struct ivd_session *session)
 	pthread_mutex_lock(&session->lock);
 	struct ivd_out_msg **link = &session->out_head;
 	session->out_tail = NULL;
+	struct ivd_audio_sink *sink = session->synth ? session->synth->sink : NULL;
 	while (*link) {
 		struct ivd_out_msg *msg = *link;
 		if (msg->audio) {
+			if (sink)
+				sink->bytes_purged += msg->len;
 			*link = msg->next;
 			free(msg);
 		} else {
@@ -404,7 +407,7 @@ static void run_synth(struct ivd_session_job *job)
 	cJSON_AddStringToObject(audio, "outcome", job->status == IVD_OK          ? "complete"
 	                                          : job->status == IVD_CANCELLED ? "cancelled"
 	                                                                         : "error");
-	cJSON_AddNumberToObject(audio, "bytes", (double)job->sink->bytes_out);
+	cJSON_AddNumberToObject(audio, "bytes", (double)ivd_sink_bytes_delivered(job->sink));
 	cJSON_AddStringToObject(audio, "mime_type", job->sink->mime_type);
 	cJSON_AddNumberToObject(audio, "billed_characters", (double)job->result.billed_characters);
 	cJSON_AddNumberToObject(audio, "requests", job->result.requests);
@@ -762,7 +765,7 @@ static void complete_synth(struct ivd_session *session, struct ivd_session_job *
 	cJSON *end = ivd_msg_new("question_end");
 	cJSON_AddNumberToObject(end, "index", job->index);
 	cJSON_AddStringToObject(end, "id", job->question_id);
-	cJSON_AddNumberToObject(end, "audio_bytes", (double)job->sink->bytes_out);
+	cJSON_AddNumberToObject(end, "audio_bytes", (double)ivd_sink_bytes_delivered(job->sink));
 	if (job->status == IVD_ERROR)
 		cJSON_AddBoolToObject(end, "complete", false);
 	if (job->interrupted)

@@ -139,7 +139,14 @@ static int daemon_setup(struct ivd_daemon *daemon, const char *config_path)
 		return -1;
 	}
 	daemon->plugin_diag.file = NULL;
-	ivd_plugins_load_dir(&daemon->plugins, config->plugin_dir, &daemon->plugin_diag);
+	if (ivd_plugins_load_dir(&daemon->plugins, config->plugin_dir, &daemon->plugin_diag) != 0) {
+		/* Without the directory no backend can exist: name the setting, not its consequences. */
+		for (size_t i = 0; i < daemon->plugin_diag.count; i++)
+			ivd_diag_add(&daemon->diag, config->plugin_dir_line, "[plugins] directory: %s",
+			             daemon->plugin_diag.lines[i]);
+		ivd_diag_print(&daemon->diag, stderr);
+		return -1;
+	}
 	for (size_t i = 0; i < daemon->plugin_diag.count; i++)
 		ivd_log_error("%s", daemon->plugin_diag.lines[i]);
 	build_backend_options(daemon);

@@ -6,6 +6,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 action="${1:-run}"
+# The tree `run` and `test` build (the quick-start test points it at the tree under test).
+build_dir="${IVD_QUICKSTART_BUILD_DIR:-$here/build}"
 
 install_missing() {
     local missing=() pkg
@@ -31,13 +33,13 @@ build() { # build DIR [cmake options...]
 install_missing
 case "$action" in
 run)
-    build "$here/build"
+    build "$build_dir"
     echo "quickstart: serving; connect to ws://127.0.0.1:8000/api/v1/ws/interview (Ctrl-C stops)" >&2
-    exec "$here/build/bin/interviewd"
+    exec "$build_dir/bin/interviewd"
     ;;
 test)
-    build "$here/build"
-    cd "$here/build" && ctest --output-on-failure -j"$(nproc)"
+    build "$build_dir"
+    cd "$build_dir" && ctest --output-on-failure -j"$(nproc)"
     ;;
 test-asan)
     build "$here/build-asan" -DIVD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug

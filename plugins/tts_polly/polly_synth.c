@@ -135,13 +135,15 @@ static int synthesize_piece(struct synth *s, const char *text, bool ssml, size_t
 		s->requests++;
 		if (ex.reused_connection)
 			s->any_reused = true;
+		/* Polly bills a request once it answered 200, even if the stream then broke or we
+		 * stopped reading it. */
+		if (ex.status >= 200 && ex.status < 300 && ex.request_characters > 0)
+			s->billed += (uint64_t)ex.request_characters;
 		if (s->cancelled || (ex.aborted && should_abort(s))) {
 			status = IVD_CANCELLED;
 			break;
 		}
 		if (sent == POLLY_SEND_DONE && ex.status >= 200 && ex.status < 300) {
-			if (ex.request_characters > 0)
-				s->billed += (uint64_t)ex.request_characters;
 			polly_retry_quota_success(&b->quota, last_cost);
 			status = IVD_OK;
 			break;

@@ -9,7 +9,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import ivd_daemon as ivd  # noqa: E402
 
-LINE_LIMIT = 200  # docs/configuration.md: "a line may be at most 200 bytes long"
+LINE_LIMIT = 198  # docs/configuration.md: "a line may be at most 198 bytes long"
 
 
 class ConfigErrors(unittest.TestCase):

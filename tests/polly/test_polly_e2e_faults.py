@@ -164,10 +164,8 @@ class PollyFaults(unittest.TestCase):
             self.assertNotIn("not-the-right-secret", daemon.log())
 
 
-    # Known plugin bug (reported to the lead): characters of a request whose 200 response stream
-    # broke are billed by AWS (x-amzn-RequestCharacters came with the headers) but the plugin only
-    # counts completed requests.  Remove expectedFailure once polly_synth.c counts them.
-    @unittest.expectedFailure
+    # A request whose 200 response stream broke is billed by AWS (x-amzn-RequestCharacters came
+    # with the headers): the plugin must count it.
     def test_broken_stream_is_still_billed(self):
         text = "Billed although cut. [[fake:cut-after=3000]]"
         bank = ivd.write_bank(os.path.join(self.tmp, "billing.txt"), [text])
