@@ -260,6 +260,10 @@ static void lws_log_emit(int level, const char *line)
 	ivd_log(level == LLL_ERR ? IVD_LOG_ERROR : IVD_LOG_WARN, "libwebsockets: %s", text);
 }
 
+/* Descriptors a busy session holds: its socket, record directory and session.jsonl, the one its
+ * synthesis reads (the mock's file, Polly's HTTPS connection), and an audio answer being stored. */
+#define IVD_FDS_PER_SESSION 5u
+
 static void raise_fd_limit(uint32_t wanted)
 {
 	struct rlimit limit;
@@ -302,7 +306,7 @@ int ivd_server_run(const struct ivd_config *config, struct ivd_backend_instance 
 	pthread_mutex_init(&server.inbox_lock, NULL);
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
-	raise_fd_limit(config->max_sessions + 256);
+	raise_fd_limit(config->max_sessions * IVD_FDS_PER_SESSION + 256);
 
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);

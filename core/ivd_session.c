@@ -64,6 +64,10 @@ struct ivd_session_job {
 	char file_name[64];
 };
 
+/* Most messages, and bytes, one WRITEABLE callback sends before yielding to other sessions. */
+#define IVD_WRITE_BURST_MESSAGES 16u
+#define IVD_WRITE_BURST_BYTES (64u * 1024u)
+
 static uint64_t monotonic_ns(void)
 {
 	struct timespec now;
@@ -1144,9 +1148,9 @@ void ivd_session_on_wake(struct ivd_session *session)
 		request_write(session);
 }
 
-int ivd_session_on_writeable(struct ivd_session *session)
+/* Takes the next queued message off the session's queue (loop thread), or NULL. */
+static struct ivd_out_msg *dequeue_message(struct ivd_session *session, bool *more)
 {
-	struct lws *wsi = session->wsi;
 	pthread_mutex_lock(&session->lock);
 	struct ivd_out_msg *msg = session->out_head;
 	if (msg) {
@@ -1160,9 +1164,16 @@ int ivd_session_on_writeable(struct ivd_session *session)
 			session->out_control--;
 		}
 	}
-	bool more = session->out_head != NULL;
+	*more = session->out_head != NULL;
 	pthread_mutex_unlock(&session->lock);
+	return msg;
+}
 
+int ivd_session_on_writeable(struct ivd_session *session)
+{
+	struct lws *wsi = session->wsi;
+	bool more = false;
+	struct ivd_out_msg *msg = dequeue_message(session, &more);
 	if (!msg) {
 		if (session->close_code) {
 			lws_close_reason(wsi, (enum lws_close_status)session->close_code, NULL, 0);
@@ -1171,12 +1182,25 @@ int ivd_session_on_writeable(struct ivd_session *session)
 		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 		return 0;
 	}
-	int written = lws_write(wsi, msg->data, msg->len,
-	                        msg->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-	bool failed = written < (int)msg->len;
-	free(msg);
-	if (failed)
-		return -1;
+	/* Send a bounded burst while the socket takes it whole: one poll cycle per message would
+	 * cost a question of audio dozens of loop turns, yet the bound keeps one session from
+	 * holding the loop while others wait. */
+	size_t burst_bytes = 0;
+	for (unsigned burst = 1;; burst++) {
+		int written = lws_write(wsi, msg->data, msg->len,
+		                        msg->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+		bool failed = written < (int)msg->len;
+		burst_bytes += msg->len;
+		free(msg);
+		if (failed)
+			return -1;
+		if (!more || burst >= IVD_WRITE_BURST_MESSAGES || burst_bytes >= IVD_WRITE_BURST_BYTES ||
+		    lws_send_pipe_choked(wsi))
+			break;
+		msg = dequeue_message(session, &more);
+		if (!msg)
+			break;
+	}
 	if (more || session->close_code)
 		request_write(session);
 	else
