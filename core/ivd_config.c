@@ -50,7 +50,7 @@ static const struct ivd_option_spec limits_specs[] = {
 	 "server messages waiting for a slow client"},
 	{"send_timeout_s", IVD_OPT_INT, "30", 1, 3600, NULL, "close clients that read nothing this long"},
 	{"ping_interval_s", IVD_OPT_INT, "30", 0, 3600, NULL, "ping idle connections; 0: never"},
-	{"workers", IVD_OPT_INT, "256", 1, 4096, NULL, "most worker threads"},
+	{"workers", IVD_OPT_INT, "0", 0, 200000, NULL, "most worker threads; 0: max_sessions + 64"},
 	{NULL, 0, NULL, 0, 0, NULL, NULL},
 };
 static const struct ivd_option_spec log_specs[] = {
@@ -260,6 +260,8 @@ static void extract_core(struct ivd_config *config, struct ivd_diag *diag)
 	config->send_timeout_s = (uint32_t)ivd_options_int(config->limits, "send_timeout_s");
 	config->ping_interval_s = (uint32_t)ivd_options_int(config->limits, "ping_interval_s");
 	config->workers = (uint32_t)ivd_options_int(config->limits, "workers");
+	if (config->workers == 0) /* a session runs one job at a time: then no session waits for another's */
+		config->workers = config->max_sessions + IVD_WORKERS_SPARE;
 	const char *level = ivd_options_string(config->log, "level");
 	config->log_level = level ? ivd_log_level_from_name(level) : IVD_LOG_INFO;
 
@@ -386,6 +388,9 @@ void ivd_config_print(const struct ivd_config *config, FILE *out)
 	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 		if (all[i])
 			ivd_options_print(all[i], out);
+	if (ivd_options_int(config->limits, "workers") == 0)
+		fprintf(out, "; [limits] workers = 0: at most %u worker threads (max_sessions + %u)\n\n",
+		        config->workers, IVD_WORKERS_SPARE);
 }
 
 void ivd_config_free(struct ivd_config *config)

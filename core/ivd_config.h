@@ -10,6 +10,10 @@ struct ivd_ini_section {
 	unsigned line;
 };
 
+/* Worker threads beyond max_sessions when [limits] workers is 0: a closed session's last job
+ * (cancelled within 100 ms) may still hold a thread while a new session takes its place. */
+#define IVD_WORKERS_SPARE 64u
+
 struct ivd_config {
 	char *source_name; /* the file path, or "<embedded default>" */
 	char *prefix;      /* ${prefix} */
@@ -44,7 +48,7 @@ struct ivd_config {
 	uint32_t max_pending_messages;
 	uint32_t send_timeout_s;
 	uint32_t ping_interval_s;
-	uint32_t workers;
+	uint32_t workers; /* resolved: [limits] workers, or max_sessions + IVD_WORKERS_SPARE */
 	enum ivd_log_level log_level;
 };
 

@@ -1,7 +1,9 @@
-"""A client that stops reading: the daemon's memory stays bounded, others are served, and it is closed after send_timeout_s."""
+"""Clients that stop reading: the daemon's memory stays bounded, others are served, and they are closed after send_timeout_s."""
 import asyncio
 import os
+import select
 import sys
+import time
 import threading
 import unittest
 
@@ -96,6 +98,67 @@ class StalledClient(unittest.TestCase):
             # Still serving.
             self.assertEqual(asyncio.run(ivd.run_interview(daemon.url, timeout=60)).end["reason"],
                              "completed")
+            daemon.stop_clean()
+
+    def many_stalled_daemon(self, limits):
+        """A daemon whose one question has 16 MB of audio: no stalled client ever gets to its end."""
+        daemon = ivd.Daemon({
+            "limits": dict({"session_buffer_bytes": "65536", "ping_interval_s": "0"}, **limits),
+            "tts.mock": {"manifest": "none.json"},
+        })
+        audio_dir = os.path.join(daemon.tmp_dir, "audio")
+        os.mkdir(audio_dir)
+        make_long_recording(os.path.join(audio_dir, "default.mp3"), 16 * 1024 * 1024)
+        daemon.sections["tts.mock"]["audio_dir"] = audio_dir
+        daemon.sections["questions.file"]["path"] = ivd.write_bank(
+            os.path.join(daemon.tmp_dir, "bank.txt"), [QUESTION])
+        return daemon
+
+    @staticmethod
+    def stall(daemon, count):
+        """`count` clients that upgrade, receive the start of their question, then read nothing."""
+        sockets = [ivd.raw_upgrade(daemon.url, rcvbuf=4096) for _ in range(count)]
+        for sock in sockets:  # each one's synthesis has started: audio is on its way
+            readable, _, _ = select.select([sock], [], [], ivd.RECV_TIMEOUT)
+            assert readable, "a stalled client got nothing: its question did not start"
+        time.sleep(0.5)  # and has filled the socket and the session buffer
+        return sockets
+
+    def test_stalled_clients_do_not_hold_up_others(self):
+        # workers = 0 (the default): a thread per session, so ten clients that never read, each
+        # with a synthesis blocked on its full buffer, take no thread from anyone else.
+        daemon = self.many_stalled_daemon({"max_sessions": "12", "send_timeout_s": "120"})
+        with daemon:
+            stalled = self.stall(daemon, 10)
+            result = asyncio.run(ivd.run_interview(daemon.url, timeout=30))
+            self.assertEqual(result.end["reason"], "completed")
+            self.assertEqual(len(result.questions[0].audio),
+                             os.path.getsize(os.path.join(daemon.tmp_dir, "audio", "default.mp3")))
+            self.assertNotIn("client disconnected", daemon.log(), "the stalled clients are still connected")
+            for sock in stalled:
+                sock.close()
+            daemon.stop_clean()
+
+    def test_fewer_workers_than_stalled_clients_delays_others_until_send_timeout(self):
+        # The documented cost of capping [limits] workers: four stalled syntheses hold all four
+        # threads, so a new session waits until send_timeout_s closes them.
+        daemon = self.many_stalled_daemon({"max_sessions": "12", "workers": "4", "send_timeout_s": "4"})
+        with daemon:
+            stalled = self.stall(daemon, 4)
+
+            async def late_client():
+                ws = await ivd.connect(daemon.url)
+                with self.assertRaises(asyncio.TimeoutError):
+                    await ivd.recv(ws, timeout=1.5)  # no thread to open the session
+                return await ivd.run_interview(daemon.url, ws=ws, timeout=30)
+
+            started = time.monotonic()
+            result = asyncio.run(late_client())
+            self.assertEqual(result.end["reason"], "completed")
+            self.assertGreater(time.monotonic() - started, 1.5)
+            self.assertEqual(daemon.log().count("client disconnected)"), 4, daemon.log())
+            for sock in stalled:
+                sock.close()
             daemon.stop_clean()
 
 
