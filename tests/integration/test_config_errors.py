@@ -76,9 +76,9 @@ class ConfigErrors(unittest.TestCase):
         self.assert_line(stderr, path, line3, "level", "'loud'", "error|warn|info|debug")
 
     def test_out_of_range_value(self):
-        path, (_, line) = self.write(["[limits]", "workers = 5000"])
+        path, (_, line) = self.write(["[limits]", "workers = 300000"])
         stderr = self.refused(path)
-        self.assert_line(stderr, path, line, "workers", "5000", "out of range")
+        self.assert_line(stderr, path, line, "workers", "300000", "out of range")
 
     def test_duplicate_key(self):
         path, (_, first, second) = self.write(["[limits]", "workers = 2", "workers = 3"])

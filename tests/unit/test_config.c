@@ -52,6 +52,8 @@ static void test_embedded_default_is_valid(void **state)
 	/* ${prefix} expanded */
 	assert_null(strstr(config.plugin_dir, "${prefix}"));
 	assert_true(config.plugin_dir[0] == '/');
+	/* workers = 0: one thread per session and some spare, so no session waits for another's */
+	assert_int_equal(config.workers, config.max_sessions + IVD_WORKERS_SPARE);
 	ivd_config_free(&config);
 	ivd_diag_free(&diag);
 }
