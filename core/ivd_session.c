@@ -652,6 +652,18 @@ static void interrupt_audio(struct ivd_session *session)
 	}
 }
 
+/* The question source's open or next failed: log the detail, tell the client, close. */
+static void questions_failed(struct ivd_session *session, const struct ivd_session_job *job,
+                             const char *what)
+{
+	ivd_log_error("session %s: question source %s %s: %s%s%s", session->id,
+	              session->server->questions->backend->name, what, job->err.message,
+	              job->err.detail[0] ? ": " : "", job->err.detail);
+	fail_session(session, "questions_failed",
+	             job->err.message[0] ? job->err.message : "the question source failed",
+	             LWS_CLOSE_STATUS_UNEXPECTED_CONDITION);
+}
+
 static void complete_open(struct ivd_session *session, struct ivd_session_job *job)
 {
 	if (session->phase != IVD_PHASE_OPENING)
@@ -663,12 +675,7 @@ static void complete_open(struct ivd_session *session, struct ivd_session_job *j
 		return;
 	}
 	if (job->status != IVD_OK) {
-		ivd_log_error("session %s: question source %s failed to open: %s%s%s", session->id,
-		              session->server->questions->backend->name, job->err.message,
-		              job->err.detail[0] ? ": " : "", job->err.detail);
-		fail_session(session, "questions_failed",
-		             job->err.message[0] ? job->err.message : "the question source failed",
-		             LWS_CLOSE_STATUS_UNEXPECTED_CONDITION);
+		questions_failed(session, job, "failed to open");
 		return;
 	}
 	session->question_count = job->count;
@@ -704,12 +711,7 @@ static void complete_next(struct ivd_session *session, struct ivd_session_job *j
 		return;
 	}
 	if (job->status != IVD_OK) {
-		ivd_log_error("session %s: question source %s failed: %s%s%s", session->id,
-		              session->server->questions->backend->name, job->err.message,
-		              job->err.detail[0] ? ": " : "", job->err.detail);
-		fail_session(session, "questions_failed",
-		             job->err.message[0] ? job->err.message : "the question source failed",
-		             LWS_CLOSE_STATUS_UNEXPECTED_CONDITION);
+		questions_failed(session, job, "failed");
 		return;
 	}
 	free(session->question.id);

@@ -97,17 +97,8 @@ static int check_voice(struct polly_backend *b, struct ivd_error *err)
 			break;
 		}
 		if (sent != POLLY_SEND_DONE || ex.status != 200) {
-			struct polly_failure failure = {
-				.http_status = sent == POLLY_SEND_DONE ? ex.status : 0,
-				.error_type = ex.error_type[0] ? ex.error_type : NULL,
-				.body = ex.error_body.data,
-				.body_len = ex.error_body.len,
-				.transport_failed = sent == POLLY_SEND_TRANSPORT,
-				.timed_out = ex.timed_out,
-				.transport_why = ex.transport_why,
-			};
 			struct polly_error_verdict verdict;
-			polly_error_classify(&failure, &verdict);
+			polly_client_classify(sent, &ex, &verdict);
 			const char *fix = verdict.fix;
 			if (verdict.error_class == IVD_ERRC_CREDENTIALS && strncmp(verdict.code, "AccessDenied", 12) == 0)
 				fix = "check_voice needs polly:DescribeVoices (synthesis needs polly:SynthesizeSpeech); "

@@ -126,3 +126,18 @@ out:
 	free(creds);
 	return status;
 }
+
+void polly_client_classify(enum polly_send_status sent, const struct polly_http_exchange *ex,
+                           struct polly_error_verdict *verdict)
+{
+	struct polly_failure failure = {
+		.http_status = sent == POLLY_SEND_DONE ? ex->status : 0,
+		.error_type = ex->error_type[0] ? ex->error_type : NULL,
+		.body = ex->error_body.data,
+		.body_len = ex->error_body.len,
+		.transport_failed = sent == POLLY_SEND_TRANSPORT,
+		.timed_out = ex->timed_out,
+		.transport_why = ex->transport_why,
+	};
+	polly_error_classify(&failure, verdict);
+}

@@ -159,17 +159,8 @@ static int synthesize_piece(struct synth *s, const char *text, bool ssml, size_t
 			              detail);
 			break;
 		}
-		struct polly_failure failure = {
-			.http_status = sent == POLLY_SEND_DONE ? ex.status : 0,
-			.error_type = ex.error_type[0] ? ex.error_type : NULL,
-			.body = ex.error_body.data,
-			.body_len = ex.error_body.len,
-			.transport_failed = sent == POLLY_SEND_TRANSPORT,
-			.timed_out = ex.timed_out,
-			.transport_why = ex.transport_why,
-		};
 		struct polly_error_verdict verdict;
-		polly_error_classify(&failure, &verdict);
+		polly_client_classify(sent, &ex, &verdict);
 		if (verdict.refresh_credentials && !refreshed && attempt < b->max_attempts) {
 			refreshed = true;
 			polly_cred_provider_invalidate(b->credentials);
