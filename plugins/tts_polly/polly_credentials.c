@@ -94,6 +94,26 @@ static void store(struct polly_cred_provider *p, const struct polly_credentials 
 	p->refresh_at = polly_cred_refresh_time(time(NULL), fresh->expiration);
 }
 
+/* Resolve the chain into `fresh` (NULL: out of memory) and store it on success.  Called with the
+ * mutex held, returns with it held; it is released meanwhile, with `fetching` set so that other
+ * callers wait for this fetch instead of starting their own.  Returns 0 or -1 with `why`. */
+static int fetch(struct polly_cred_provider *p, struct polly_credentials *fresh, char *why, size_t why_cap)
+{
+	p->fetching = true;
+	pthread_mutex_unlock(&p->mutex);
+	int rc = fresh ? resolve_chain(p, fresh, why, why_cap) : -1;
+	if (!fresh)
+		snprintf(why, why_cap, "out of memory");
+	pthread_mutex_lock(&p->mutex);
+	p->fetching = false;
+	p->generation++;
+	if (rc == 0) {
+		store(p, fresh);
+		p->last_failed = false;
+	}
+	return rc;
+}
+
 static void *refresh_thread(void *arg)
 {
 	struct polly_cred_provider *p = arg;
@@ -113,16 +133,9 @@ static void *refresh_thread(void *arg)
 			}
 			continue;
 		}
-		p->fetching = true;
-		pthread_mutex_unlock(&p->mutex);
 		char why[POLLY_WHY_MAX] = "";
-		int rc = resolve_chain(p, fresh, why, sizeof why);
-		pthread_mutex_lock(&p->mutex);
-		p->fetching = false;
-		p->generation++;
+		int rc = fetch(p, fresh, why, sizeof why);
 		if (rc == 0) {
-			store(p, fresh);
-			p->last_failed = false;
 			if (p->api)
 				p->api->log(p->host, IVD_LOG_DEBUG, "refreshed AWS credentials from %s", fresh->source);
 		} else {
@@ -196,19 +209,10 @@ int polly_cred_provider_get(struct polly_cred_provider *p, struct polly_credenti
 			}
 			continue;
 		}
-		p->fetching = true;
-		pthread_mutex_unlock(&p->mutex);
 		struct polly_credentials *fresh = calloc(1, sizeof *fresh);
 		char local_why[POLLY_WHY_MAX] = "";
-		int rc = fresh ? resolve_chain(p, fresh, local_why, sizeof local_why) : -1;
-		if (!fresh)
-			snprintf(local_why, sizeof local_why, "out of memory");
-		pthread_mutex_lock(&p->mutex);
-		p->fetching = false;
-		p->generation++;
+		int rc = fetch(p, fresh, local_why, sizeof local_why);
 		if (rc == 0) {
-			store(p, fresh);
-			p->last_failed = false;
 			if (p->api)
 				p->api->log(p->host, IVD_LOG_INFO, "using AWS credentials from %s%s", fresh->source,
 				            fresh->expiration ? " (temporary, refreshed before expiry)" : "");

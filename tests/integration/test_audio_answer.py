@@ -20,21 +20,10 @@ async def open_first_question(url):
     return ws, start["session_id"]
 
 
-class AudioAnswer(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        # A small session buffer, so a large upload goes through the daemon's receive
-        # back-pressure (it stops reading while its disk writer catches up).
-        cls.daemon = ivd.Daemon({"limits": {"max_answer_audio_bytes": str(MAX_AUDIO),
-                                            "session_buffer_bytes": "16384"}})
-        cls.daemon.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.daemon.stop_clean()
-        finally:
-            cls.daemon.__exit__(None, None, None)
+class AudioAnswer(ivd.SharedDaemonTest):
+    # A small session buffer, so a large upload goes through the daemon's receive
+    # back-pressure (it stops reading while its disk writer catches up).
+    daemon_sections = {"limits": {"max_answer_audio_bytes": str(MAX_AUDIO), "session_buffer_bytes": "16384"}}
 
     def test_audio_answers_are_stored_byte_for_byte(self):
         small = os.urandom(5000)

@@ -15,19 +15,13 @@ import ivd_daemon as ivd  # noqa: E402
 ALLOWED = "https://interview.example.com"
 
 
-class Handshake(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.daemon = ivd.Daemon({"server": {"allowed_origins": f"{ALLOWED} http://localhost:3000"}})
-        cls.daemon.start()
-        cls.http = cls.daemon.url.replace("ws://", "http://").split("/api/")[0]
+class Handshake(ivd.SharedDaemonTest):
+    daemon_sections = {"server": {"allowed_origins": f"{ALLOWED} http://localhost:3000"}}
 
     @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.daemon.stop_clean()
-        finally:
-            cls.daemon.__exit__(None, None, None)
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.http = cls.daemon.url.replace("ws://", "http://").split("/api/")[0]
 
     def status_of(self, url, origin=ALLOWED):
         """The HTTP status of the upgrade request: 101 if accepted (and then a session starts).

@@ -22,18 +22,8 @@ async def open_first_question(url):
     return ws
 
 
-class MalformedMessages(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.daemon = ivd.Daemon({"limits": {"max_message_bytes": str(MAX_MESSAGE_BYTES)}})
-        cls.daemon.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.daemon.stop_clean()
-        finally:
-            cls.daemon.__exit__(None, None, None)
+class MalformedMessages(ivd.SharedDaemonTest):
+    daemon_sections = {"limits": {"max_message_bytes": str(MAX_MESSAGE_BYTES)}}
 
     def test_errors_that_keep_the_session(self):
         async def scenario():

@@ -26,11 +26,16 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+import unittest
 from urllib.parse import urlsplit
 
 import websockets
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mp3_format import frame_length as mp3_frame_length, strip_id3  # noqa: E402,F401
 
 BUILD_DIR = os.environ.get("IVD_BUILD_DIR", "")
 SOURCE_DIR = os.environ.get("IVD_SOURCE_DIR", "")
@@ -245,33 +250,30 @@ class Daemon:
         except FileNotFoundError:
             return ""
 
+    def _log_match(self, regex, pattern, deadline, timeout, since_start):
+        """One look at the log for wait_for_log/await_log: the match, or None to look again."""
+        match = regex.search(self.log(since_start))
+        if match:
+            return match
+        if not self.running():
+            raise AssertionError(f"interviewd exited while waiting for /{pattern}/:\n{self.log()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no log line /{pattern}/ within {timeout} s:\n{self.log()}")
+        return None
+
     def wait_for_log(self, pattern, timeout=RECV_TIMEOUT, since_start=True):
         """Wait until a log line matches the regex `pattern`; returns the match."""
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            match = regex.search(self.log(since_start))
-            if match:
-                return match
-            if not self.running():
-                raise AssertionError(f"interviewd exited while waiting for /{pattern}/:\n{self.log()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no log line /{pattern}/ within {timeout} s:\n{self.log()}")
+        regex, deadline = re.compile(pattern), time.monotonic() + timeout
+        while (match := self._log_match(regex, pattern, deadline, timeout, since_start)) is None:
             time.sleep(0.05)
+        return match
 
     async def await_log(self, pattern, timeout=RECV_TIMEOUT):
         """wait_for_log for asyncio code (does not block the event loop)."""
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            match = regex.search(self.log(True))
-            if match:
-                return match
-            if not self.running():
-                raise AssertionError(f"interviewd exited while waiting for /{pattern}/:\n{self.log()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no log line /{pattern}/ within {timeout} s:\n{self.log()}")
+        regex, deadline = re.compile(pattern), time.monotonic() + timeout
+        while (match := self._log_match(regex, pattern, deadline, timeout, True)) is None:
             await asyncio.sleep(0.05)
+        return match
 
     def rss_kb(self):
         """VmRSS of the daemon in KiB."""
@@ -332,30 +334,26 @@ class Daemon:
         return False
 
 
+class SharedDaemonTest(unittest.TestCase):
+    """Test cases that share one daemon, started before the first test with the config
+    overrides in `daemon_sections` and stopped cleanly (exit 0, no sanitizer report) after the last."""
+
+    daemon_sections = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = Daemon(cls.daemon_sections)
+        cls.daemon.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.daemon.stop_clean()
+        finally:
+            cls.daemon.__exit__(None, None, None)
+
+
 # ---- MP3 -----------------------------------------------------------------------------------
-
-_MP3_BITRATES = (
-    (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0),  # MPEG-1 Layer III
-    (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0),  # MPEG-2/2.5 Layer III
-)
-_MP3_RATES = (44100, 48000, 32000, 0)
-
-
-def mp3_frame_length(data, pos=0):
-    """Length of the MPEG Layer III frame whose header starts at data[pos], or 0 if none does."""
-    if len(data) - pos < 4 or data[pos] != 0xFF or (data[pos + 1] & 0xE0) != 0xE0:
-        return 0
-    version = (data[pos + 1] >> 3) & 3  # 0: 2.5, 1: reserved, 2: 2, 3: 1
-    layer = (data[pos + 1] >> 1) & 3  # 1: Layer III
-    bitrate_index = data[pos + 2] >> 4
-    rate_index = (data[pos + 2] >> 2) & 3
-    padding = (data[pos + 2] >> 1) & 1
-    if version == 1 or layer != 1 or bitrate_index in (0, 15) or rate_index == 3:
-        return 0
-    rate = _MP3_RATES[rate_index] >> (0 if version == 3 else 1 if version == 2 else 2)
-    bitrate = _MP3_BITRATES[0 if version == 3 else 1][bitrate_index] * 1000
-    return (144 if version == 3 else 72) * bitrate // rate + padding
-
 
 def mp3_frames(data):
     """Split `data` into whole MP3 frames; raises AssertionError unless it starts with a frame
@@ -369,16 +367,6 @@ def mp3_frames(data):
         frames.append(data[pos:pos + length])
         pos += length
     return frames
-
-
-def strip_id3(data):
-    """`data` without a leading ID3v2 tag and a trailing ID3v1 tag."""
-    if len(data) >= 10 and data[:3] == b"ID3":
-        size = ((data[6] & 0x7F) << 21) | ((data[7] & 0x7F) << 14) | ((data[8] & 0x7F) << 7) | (data[9] & 0x7F)
-        data = data[10 + size + (10 if data[5] & 0x10 else 0):]
-    if len(data) >= 128 and data[-128:-125] == b"TAG":
-        data = data[:-128]
-    return data
 
 
 def mock_audio_file(text, audio_dir=None):

@@ -43,6 +43,8 @@ from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+from mp3_format import frame_length, strip_id3  # noqa: E402
 
 # x-amzn-ErrorType namespaces, as real AWS front ends and Polly send them.
 NS_TTS = "http://internal.amazon.com/coral/com.amazonaws.tts/"
@@ -141,37 +143,12 @@ def enum_error(value, member, allowed):
 
 # ---- audio ------------------------------------------------------------------------------------
 
-_MP3_BITRATES = (
-    (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0),
-    (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0),
-)
-_MP3_RATES = (44100, 48000, 32000, 0)
-
-
-def _mp3_frame_length(data, pos):
-    if len(data) - pos < 4 or data[pos] != 0xFF or (data[pos + 1] & 0xE0) != 0xE0:
-        return 0
-    version = (data[pos + 1] >> 3) & 3
-    layer = (data[pos + 1] >> 1) & 3
-    bitrate_index, rate_index = data[pos + 2] >> 4, (data[pos + 2] >> 2) & 3
-    padding = (data[pos + 2] >> 1) & 1
-    if version == 1 or layer != 1 or bitrate_index in (0, 15) or rate_index == 3:
-        return 0
-    rate = _MP3_RATES[rate_index] >> (0 if version == 3 else 1 if version == 2 else 2)
-    bitrate = _MP3_BITRATES[0 if version == 3 else 1][bitrate_index] * 1000
-    return (144 if version == 3 else 72) * bitrate // rate + padding
-
-
 def mp3_frames(data):
     """The MPEG Layer III frames of `data`, without ID3 tags or bytes between frames."""
-    if len(data) >= 10 and data[:3] == b"ID3":
-        size = ((data[6] & 0x7F) << 21) | ((data[7] & 0x7F) << 14) | ((data[8] & 0x7F) << 7) | (data[9] & 0x7F)
-        data = data[10 + size + (10 if data[5] & 0x10 else 0):]
-    if len(data) >= 128 and data[-128:-125] == b"TAG":
-        data = data[:-128]
+    data = strip_id3(data)
     frames, pos = [], 0
     while pos < len(data):
-        length = _mp3_frame_length(data, pos)
+        length = frame_length(data, pos)
         if length and pos + length <= len(data):
             frames.append(data[pos:pos + length])
             pos += length
